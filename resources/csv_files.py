@@ -115,7 +115,7 @@ META_COLUMNS = ("_source_file", "_row_number", "_loaded_at")
 class _Problems:
     def __init__(self, filename: str):
         self.filename = filename
-        self.lines: list[str] = []
+        self.lines: list[tuple[int, str]] = []
         self.count = 0
 
     def add(self, rows: pd.Series, column: str, values: pd.Series, why: str) -> None:
@@ -123,13 +123,14 @@ class _Problems:
         for row, value in zip(rows.tolist(), values.tolist(), strict=True):
             self.count += 1
             if len(self.lines) < MAX_LISTED_PROBLEMS:
-                self.lines.append(f"{self.filename} row {row}, column {column}: {value!r} {why}")
+                self.lines.append((row, f"{self.filename} row {row}, column {column}: {value!r} {why}"))
 
     def raise_if_any(self) -> None:
         if self.count:
             more = self.count - len(self.lines)
             tail = [f"{self.filename}: ... and {more} more problems"] if more > 0 else []
-            raise InputError([*self.lines, *tail, f"{self.filename}: nothing was loaded from this file"])
+            listed = [text for _, text in sorted(self.lines, key=lambda item: item[0])]
+            raise InputError([*listed, *tail, f"{self.filename}: nothing was loaded from this file"])
 
 
 def _parse(column: Column, text: pd.Series, line: pd.Series, problems: _Problems) -> pa.Array:
@@ -186,21 +187,25 @@ def _parse(column: Column, text: pd.Series, line: pd.Series, problems: _Problems
     return wide.cast(pa.decimal128(20 if scale == 6 else 24, scale))
 
 
+def _unreadable(name: str, why: str) -> InputError:
+    return InputError([f"{name}: {why}", f"{name}: nothing was loaded from this file"])
+
+
 def read_contract_file(path: Path, contract: FileContract, loaded_at: datetime | None = None) -> pa.Table:
     """Reads one CSV of the file contract into a typed Arrow table; raises InputError on any bad cell."""
     name = path.name
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise _unreadable(name, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except pd.errors.ParserError as exc:
-        raise InputError(f"{name}: not a valid CSV file ({exc})") from None
+        raise _unreadable(name, f"not a valid CSV file ({exc})") from None
     except pd.errors.EmptyDataError:
-        raise InputError(f"{name}: the file is empty (a header row is required)") from None
+        raise _unreadable(name, "the file is empty (a header row is required)") from None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     missing = [c.name for c in contract.columns if c.required and c.name not in frame.columns]
     if missing:
-        raise InputError(f"{name}: missing required column(s): {', '.join(missing)}")
+        raise _unreadable(name, f"missing required column(s): {', '.join(missing)}")
     problems = _Problems(name)
     line = pd.Series(range(2, len(frame) + 2), index=frame.index)
     arrays: dict[str, pa.Array] = {}
@@ -235,7 +240,7 @@ def _add_duplicates(
         problems.count += 1
         if len(problems.lines) < MAX_LISTED_PROBLEMS:
             problems.lines.append(
-                f"{problems.filename} row {row}, column {label}: {values!r} duplicates row {first_row}"
+                (row, f"{problems.filename} row {row}, column {label}: {values!r} duplicates row {first_row}")
             )
 
 
