@@ -242,8 +242,10 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
 def _problem_lines(path: Path, error: ValidationError) -> list[str]:
     lines = []
     for err in error.errors():
-        loc = _format_loc(tuple(err["loc"]))
-        if err["type"] == "extra_forbidden":
+        loc = _format_loc(tuple(p for p in err["loc"] if p != "[key]"))
+        if "[key]" in err["loc"]:
+            msg = f"unknown match field (use {', '.join(MATCH_FIELDS)})"
+        elif err["type"] == "extra_forbidden":
             msg = "unknown key"
         elif err["type"] == "missing":
             msg = "required key is missing"
