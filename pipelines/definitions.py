@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.ingestion.ad_platforms import build_ad_platform_assets, raw_ad_key
+from assets.ingestion.crm import build_crm_assets, raw_crm_keys
 from assets.ingestion.files import build_file_assets
 from assets.marts.metrics import build_period_assets
 from assets.partitions import build_partitions
 from assets.reports.assets import build_report_assets
 from assets.staging.assets import build_staging_assets
+from pipelines.connectors import Connectors, enabled_connectors
 from pipelines.jobs import JOBS
 from pipelines.schedules import build_schedules
 from pipelines.sensors import rollups_after_daily
@@ -19,16 +22,29 @@ from resources.notifier import NotifierResource, reports_dir_from_env
 from resources.warehouse import WarehouseResource, warehouse_url_from_env
 
 
+def _source_deps(connectors: Connectors) -> dict[str, list[dg.AssetKey]]:
+    """Staging tables that read the raw tables of the connectors that are on."""
+    crm_keys = [raw_crm_keys(crm) for crm in connectors.crms]
+    return {
+        "ad_spend": [raw_ad_key(p) for p in connectors.ad_platforms],
+        "leads": [key for pair in crm_keys for key in pair],
+        "deals": [deals for _, deals in crm_keys],
+    }
+
+
 def build_definitions(config: MpulseConfig, warehouse_url: str | None = None) -> dg.Definitions:
     url = warehouse_url or warehouse_url_from_env()
     embedded = url.startswith("duckdb")
     kinds = {"duckdb"} if embedded else {"postgres"}
     partitions = build_partitions(config)
     files = config.sources.files
+    connectors = enabled_connectors(config)
     return dg.Definitions(
         assets=[
             *build_file_assets(kinds),
-            *build_staging_assets(kinds),
+            *build_ad_platform_assets(connectors.ad_platforms, partitions.daily, kinds),
+            *build_crm_assets(connectors.crms, kinds),
+            *build_staging_assets(kinds, _source_deps(connectors)),
             *build_period_assets(partitions, kinds),
             *build_report_assets(partitions),
         ],
@@ -40,6 +56,7 @@ def build_definitions(config: MpulseConfig, warehouse_url: str | None = None) ->
             "settings": ConfigResource(path=str(config.config_path)),
             "files": CsvFilesResource(path=str(config.resolve(files.path)) if files else None),
             "notifier": NotifierResource(reports_dir=reports_dir_from_env()),
+            **connectors.resources,
         },
         # An embedded DuckDB file takes one writer process; PostgreSQL takes Dagster's parallel executor.
         executor=dg.in_process_executor if embedded else dg.multiprocess_executor,

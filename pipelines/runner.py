@@ -67,6 +67,16 @@ def _failure_lines(result: dg.ExecuteInProcessResult, debug: bool) -> list[str]:
     return lines or ["the run failed (run with --debug for details)"]
 
 
+def _failed_check_lines(result: dg.ExecuteInProcessResult) -> list[str]:
+    """Non-blocking checks of severity ERROR that failed: the run goes on, but the exit code says so."""
+    lines = []
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            key = evaluation.asset_key.to_user_string()
+            lines.append(f"{key} check {evaluation.check_name} failed: {evaluation.description or 'see the UI'}")
+    return lines
+
+
 def run_range(
     config: MpulseConfig,
     days: DayRange,
@@ -92,8 +102,11 @@ def run_range(
         summary.materializations += len(materialized)
         if not result.success:
             summary.ok = False
-            summary.problems = _failure_lines(result, debug)
+            summary.problems += _failure_lines(result, debug)
             return summary
+        for line in _failed_check_lines(result):
+            summary.ok = False
+            summary.problems.append(line)
         latest = {event.asset_key.to_user_string(): event.materialization.metadata for event in materialized}
         for key, meta in latest.items():
             rows = meta.get("dagster/row_count")

@@ -23,8 +23,11 @@ from pydantic import (
     model_validator,
 )
 
+from resources.amocrm import AmocrmSource
+from resources.bitrix24 import Bitrix24Source
 from resources.currencies import ISO_4217
 from resources.errors import ConfigError
+from resources.hubspot import HubspotSource
 
 DEFAULT_CONFIG_PATH = Path("demo/config.yaml")
 MATCH_FIELDS = ("source", "utm_source", "utm_medium", "utm_campaign")
@@ -181,6 +184,9 @@ class Sources(_Strict):
     files: FilesSource | None = None
     google_ads: GoogleAdsSource | None = None
     facebook_ads: FacebookAdsSource | None = None
+    hubspot: HubspotSource | None = None
+    amocrm: AmocrmSource | None = None
+    bitrix24: Bitrix24Source | None = None
 
 
 class MpulseConfig(_Strict):

@@ -9,7 +9,7 @@ import pandas as pd
 # Leads: one row per CRM lead (contact / lead record). Timestamps are naive UTC datetimes or None.
 #   lead_id                 str   the CRM's id, unique within the CRM
 #   created_at              datetime
-#   source                  str | None  CRM source field (e.g. HubSpot hs_analytics_source, Bitrix24 SOURCE_ID)
+#   source                  str | None  CRM source field (HubSpot hs_analytics_source, Bitrix24 SOURCE_ID)
 #   utm_source, utm_medium, utm_campaign   str | None
 #   mql_at, sql_at, disqualified_at        datetime | None
 #   disqualification_reason str | None

@@ -2,7 +2,7 @@
 (`sql/<table>.sql`), then fails loudly if a fact could not be converted (no FX rate) rather than
 dropping it."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,12 +110,14 @@ MODELS: tuple[StagingModel, ...] = (
 )
 
 
-def _sql_model_asset(model: StagingModel, kinds: set[str]) -> dg.AssetsDefinition:
+def _sql_model_asset(
+    model: StagingModel, kinds: set[str], extra_deps: Sequence[dg.AssetKey] = ()
+) -> dg.AssetsDefinition:
     name = model.table.name
 
     @dg.asset(
         key=staging_key(name),
-        deps=list(model.deps),
+        deps=[*model.deps, *extra_deps],
         group_name=GROUP,
         kinds={"sql", *kinds},
         description=model.description,
@@ -158,5 +160,9 @@ STAGING_KEYS: tuple[dg.AssetKey, ...] = (
 )
 
 
-def build_staging_assets(kinds: set[str]) -> list[dg.AssetsDefinition]:
-    return [channel_rules, *(_sql_model_asset(model, kinds) for model in MODELS)]
+def build_staging_assets(
+    kinds: set[str], source_deps: Mapping[str, Sequence[dg.AssetKey]] | None = None
+) -> list[dg.AssetsDefinition]:
+    """`source_deps` adds the raw assets of the connectors that are on, by staging table name."""
+    extra = source_deps or {}
+    return [channel_rules, *(_sql_model_asset(m, kinds, extra.get(m.table.name, ())) for m in MODELS)]

@@ -6,12 +6,33 @@ with raw_leads as (
     select 'files' as source_system, lead_id, created_at, source, utm_source, utm_medium,
            trim(utm_campaign) as utm_campaign, mql_at, sql_at, disqualified_at, disqualification_reason
     from raw.files__leads
+    union all
+    select 'hubspot', lead_id, created_at, source, utm_source, utm_medium, trim(utm_campaign),
+           mql_at, sql_at, disqualified_at, disqualification_reason
+    from raw.hubspot__leads
+    union all
+    select 'amocrm', lead_id, created_at, source, utm_source, utm_medium, trim(utm_campaign),
+           mql_at, sql_at, disqualified_at, disqualification_reason
+    from raw.amocrm__leads
+    union all
+    select 'bitrix24', lead_id, created_at, source, utm_source, utm_medium, trim(utm_campaign),
+           mql_at, sql_at, disqualified_at, disqualification_reason
+    from raw.bitrix24__leads
+),
+won_deals as (
+    select 'files' as source_system, lead_id, won_at from raw.files__deals
+    union all
+    select 'hubspot', lead_id, won_at from raw.hubspot__deals
+    union all
+    select 'amocrm', lead_id, won_at from raw.amocrm__deals
+    union all
+    select 'bitrix24', lead_id, won_at from raw.bitrix24__deals
 ),
 first_won as (
-    select 'files' as source_system, lead_id, min(won_at) as won_at
-    from raw.files__deals
-    where won_at is not null
-    group by lead_id
+    select source_system, lead_id, min(won_at) as won_at
+    from won_deals
+    where won_at is not null and lead_id is not null
+    group by source_system, lead_id
 ),
 fields as (
     select source_system, lead_id, 'source' as field, lower(trim(source)) as value
