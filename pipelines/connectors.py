@@ -44,7 +44,8 @@ def _candidates(environ: Mapping[str, str]) -> dict[str, dg.ConfigurableResource
     return {
         "google_ads": GoogleAdsResource.from_env(environ),
         "facebook_ads": FacebookAdsResource(
-            access_token=_secret("FACEBOOK_ACCESS_TOKEN", environ), graph_url=_env("FACEBOOK_GRAPH_URL", environ)
+            access_token=_secret("FACEBOOK_ACCESS_TOKEN", environ),
+            graph_url=_env("FACEBOOK_GRAPH_URL", environ),
         ),
         "hubspot": HubspotResource(
             access_token=_secret("HUBSPOT_ACCESS_TOKEN", environ), base_url=_env("HUBSPOT_BASE_URL", environ)

@@ -8,10 +8,13 @@ import dagster as dg
 from assets.ingestion.ad_platforms import build_ad_platform_assets, raw_ad_key
 from assets.ingestion.crm import build_crm_assets, raw_crm_keys
 from assets.ingestion.files import build_file_assets
+from assets.marts.funnel import build_funnel_asset
 from assets.marts.metrics import build_period_assets
+from assets.marts.plan_kpi import build_plan_kpi_assets
 from assets.partitions import build_partitions
 from assets.reports.assets import build_report_assets
 from assets.staging.assets import build_staging_assets
+from assets.staging.config_tables import CONFIG_TABLE_ASSETS
 from pipelines.connectors import Connectors, enabled_connectors
 from pipelines.jobs import JOBS
 from pipelines.schedules import build_schedules
@@ -45,7 +48,10 @@ def build_definitions(config: MpulseConfig, warehouse_url: str | None = None) ->
             *build_ad_platform_assets(connectors.ad_platforms, partitions.daily, kinds),
             *build_crm_assets(connectors.crms, kinds),
             *build_staging_assets(kinds, _source_deps(connectors)),
+            *CONFIG_TABLE_ASSETS,
             *build_period_assets(partitions, kinds),
+            build_funnel_asset(kinds),
+            *build_plan_kpi_assets(partitions, kinds),
             *build_report_assets(partitions),
         ],
         jobs=list(JOBS),

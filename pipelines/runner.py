@@ -73,7 +73,9 @@ def _failed_check_lines(result: dg.ExecuteInProcessResult) -> list[str]:
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
             key = evaluation.asset_key.to_user_string()
-            lines.append(f"{key} check {evaluation.check_name} failed: {evaluation.description or 'see the UI'}")
+            lines.append(
+                f"{key} check {evaluation.check_name} failed: {evaluation.description or 'see the UI'}"
+            )
     return lines
 
 

@@ -55,6 +55,21 @@ def postgres_database() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """One self-signed localhost certificate per test process for the TLS fakes (Google Ads gRPC, OAuth).
+
+    gRPC reads GRPC_DEFAULT_SSL_ROOTS_FILE_PATH once per process, at its first TLS handshake, so every
+    test that talks to a gRPC fake must share this one certificate.
+    """
+    from tests.fakes.tls import make_self_signed_cert
+
+    cert, key = make_self_signed_cert(tmp_path_factory.mktemp("tls"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", str(cert))
+        yield cert, key
+
+
 @pytest.fixture(params=["duckdb", "postgresql"])
 def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The same test on the embedded DuckDB file and on PostgreSQL, each starting empty."""

@@ -54,7 +54,12 @@ def raw_ad_key(platform: str) -> dg.AssetKey:
 
 
 def write_fetch(
-    warehouse: WarehouseResource, table: sa.Table, result: AdFetchResult, accounts: list[str], first: date, last: date
+    warehouse: WarehouseResource,
+    table: sa.Table,
+    result: AdFetchResult,
+    accounts: list[str],
+    first: date,
+    last: date,
 ) -> tuple[int, sa.ColumnElement[bool]]:
     """Replaces [first, last] of every account that answered (rows or not); failed accounts are untouched."""
     failed = {f.account_id for f in result.failures}
@@ -78,7 +83,9 @@ def _ad_asset(platform: AdPlatform, partitions_def: dg.DailyPartitionsDefinition
         required_resource_keys={platform.resource_key, "warehouse", "settings"},
         check_specs=[
             dg.AssetCheckSpec(
-                ALL_ACCOUNTS_LOADED, asset=key, description=f"Every configured {platform.label} account answered."
+                ALL_ACCOUNTS_LOADED,
+                asset=key,
+                description=f"Every configured {platform.label} account answered.",
             )
         ],
         description=(
@@ -92,7 +99,9 @@ def _ad_asset(platform: AdPlatform, partitions_def: dg.DailyPartitionsDefinition
         window = context.partition_time_window
         first, last = window.start.date(), window.end.date() - timedelta(days=1)
         accounts = platform.accounts(config)
-        result = platform.fetch(getattr(context.resources, platform.resource_key), config, accounts, first, last)
+        result = platform.fetch(
+            getattr(context.resources, platform.resource_key), config, accounts, first, last
+        )
         count, where = write_fetch(warehouse, table, result, accounts, first, last)
         failures = {f.account_id: f.message for f in result.failures}
         for account, message in failures.items():

@@ -83,13 +83,18 @@ def _crm_asset(crm: str, kinds: set[str]) -> dg.AssetsDefinition:
             cursor = _read_cursor(conn, crm)
         batch = getattr(context.resources, crm).sync(getattr(config.sources, crm), cursor)
         leads, deals = write_batch(warehouse, crm, batch)
-        context.log.info(f"{label}: {leads} leads and {deals} deals changed since {cursor or 'the beginning'}")
+        context.log.info(
+            f"{label}: {leads} leads and {deals} deals changed since {cursor or 'the beginning'}"
+        )
         shared = {"cursor_before": cursor or "", "cursor_after": batch.cursor or ""}
         deleted = {
             "leads": int(batch.leads["is_deleted"].astype(bool).sum()) if len(batch.leads) else 0,
             "deals": int(batch.deals["is_deleted"].astype(bool).sum()) if len(batch.deals) else 0,
         }
-        for key, table, changed, kind in ((leads_key, leads_table, leads, "leads"), (deals_key, deals_table, deals, "deals")):
+        for key, table, changed, kind in (
+            (leads_key, leads_table, leads, "leads"),
+            (deals_key, deals_table, deals, "deals"),
+        ):
             total = int(warehouse.query(sa.select(sa.func.count()).select_from(table)).iloc[0, 0])
             yield dg.MaterializeResult(
                 asset_key=key,

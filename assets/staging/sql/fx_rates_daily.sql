@@ -1,5 +1,5 @@
 -- One row per (day, currency): units of reporting currency for one unit of `currency`.
--- A day without its own rate (weekend, holiday) takes the last earlier rate, at most :max_carry_days old;
+-- A day without its own rate (weekend, holiday) takes the last earlier rate, at most max_carry_days old;
 -- a day further from any rate has no row, so a conversion that needs it fails loudly downstream.
 with rates as (
     select "date" as rate_date, currency, rate,
