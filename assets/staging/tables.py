@@ -121,3 +121,26 @@ other_costs_daily = sa.Table(
     sa.Column("amount", MONEY),
     schema="staging",
 )
+
+plan = sa.Table(
+    "plan",
+    METADATA,
+    sa.Column("month", sa.Date, nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("budget", MONEY, nullable=False),
+    sa.Column("leads", sa.BigInteger, nullable=False),
+    sa.Column("mql", sa.BigInteger, nullable=False),
+    schema="staging",
+)
+
+specialist_assignments = sa.Table(
+    "specialist_assignments",
+    METADATA,
+    sa.Column("specialist", sa.Text, nullable=False),
+    sa.Column("team", sa.Text, nullable=False),
+    sa.Column("channel", sa.Text),  # one of channel / campaign_key is set
+    sa.Column("campaign_key", sa.Text),
+    sa.Column("mql_target", sa.Double),
+    sa.Column("cost_per_mql_target", sa.Double),
+    schema="staging",
+)

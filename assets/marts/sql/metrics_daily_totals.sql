@@ -1,5 +1,5 @@
 -- Every event in the day it happened (activity view): spend and other costs on their day, leads on their
--- created day, MQL/SQL/disqualified on those days, deals on their won day. Window: :start <= day < :end.
+-- created day, MQL/SQL/disqualified on those days, deals on their won day, for days in [start, end).
 with events as (
     select day, campaign_key, channel, spend, 0 as other_costs, impressions, clicks, platform_leads,
            0 as leads, 0 as mql, 0 as sql, 0 as disqualified, 0 as won_deals, 0 as revenue
