@@ -29,18 +29,47 @@ def case(tmp_path: Path) -> Path:
 
 def test_run_then_report_from_someone_elses_files(case: Path, tmp_path: Path):
     env = {"MPULSE_WAREHOUSE_URL": f"duckdb:///{tmp_path}/w.duckdb", "DAGSTER_HOME": str(tmp_path / "home")}
-    run = mpulse("run", "--config", str(case / "config.yaml"), "--start", "2026-03-01", "--end", "2026-04-30",
-                 cwd=tmp_path, env=env)
+    run = mpulse(
+        "run",
+        "--config",
+        str(case / "config.yaml"),
+        "--start",
+        "2026-03-01",
+        "--end",
+        "2026-04-30",
+        cwd=tmp_path,
+        env=env,
+    )
     assert run.returncode == 0, run.stderr
     assert "marts/metrics_daily" in run.stdout and "done:" in run.stdout
     assert (tmp_path / "home" / "dagster.yaml").read_text().startswith("telemetry:")
-    report = mpulse("report", "daily", "--date", "2026-04-07", "--config", str(case / "config.yaml"),
-                    cwd=tmp_path, env=env)
+    report = mpulse(
+        "report",
+        "daily",
+        "--date",
+        "2026-04-07",
+        "--config",
+        str(case / "config.yaml"),
+        cwd=tmp_path,
+        env=env,
+    )
     assert report.returncode == 0, report.stderr
     # Brand Search spent 20.00 on 04-01 and got no lead in 04-01..04-07
     assert "Brand Search 2026 (google_ads:111): spent 20.00 with no leads" in report.stdout
-    html = mpulse("report", "daily", "--date", "2026-03-03", "--format", "html", "--out", str(tmp_path / "r.html"),
-                  "--config", str(case / "config.yaml"), cwd=tmp_path, env=env)
+    html = mpulse(
+        "report",
+        "daily",
+        "--date",
+        "2026-03-03",
+        "--format",
+        "html",
+        "--out",
+        str(tmp_path / "r.html"),
+        "--config",
+        str(case / "config.yaml"),
+        cwd=tmp_path,
+        env=env,
+    )
     assert html.returncode == 0
     assert "<table" in (tmp_path / "r.html").read_text()
 
@@ -49,8 +78,17 @@ def test_a_bad_file_fails_the_run_with_one_line_per_problem(case: Path, tmp_path
     leads = case / "data" / "leads.csv"
     leads.write_text(leads.read_text() + "L8,yesterday,,,,,,,,,\n")
     env = {"MPULSE_WAREHOUSE_URL": f"duckdb:///{tmp_path}/w.duckdb", "DAGSTER_HOME": str(tmp_path / "home")}
-    run = mpulse("run", "--config", str(case / "config.yaml"), "--start", "2026-03-01", "--end", "2026-03-31",
-                 cwd=tmp_path, env=env)
+    run = mpulse(
+        "run",
+        "--config",
+        str(case / "config.yaml"),
+        "--start",
+        "2026-03-01",
+        "--end",
+        "2026-03-31",
+        cwd=tmp_path,
+        env=env,
+    )
     assert run.returncode == 1
     lines = run.stderr.strip().splitlines()
     assert "error: leads.csv row 9, column created_at: 'yesterday' is not an ISO 8601 timestamp" in lines

@@ -82,11 +82,15 @@ def test_rollup_sensor_requests_the_weeks_and_months_of_a_daily_run(defs):
             sensor_name="rollups_after_daily",
             dagster_instance=instance,
             dagster_run=run,
-            dagster_event=dg.DagsterEvent(
-                event_type_value="PIPELINE_SUCCESS", job_name="daily_job"
-            ),
+            dagster_event=dg.DagsterEvent(event_type_value="PIPELINE_SUCCESS", job_name="daily_job"),
         )
         requests = rollups_after_daily(context)
     by_job = {r.job_name: r.tags for r in requests}
-    assert (by_job["weekly_job"][RANGE_START_TAG], by_job["weekly_job"][RANGE_END_TAG]) == ("2026-03-23", "2026-03-30")
-    assert (by_job["monthly_job"][RANGE_START_TAG], by_job["monthly_job"][RANGE_END_TAG]) == ("2026-03-01", "2026-04-01")
+    assert (by_job["weekly_job"][RANGE_START_TAG], by_job["weekly_job"][RANGE_END_TAG]) == (
+        "2026-03-23",
+        "2026-03-30",
+    )
+    assert (by_job["monthly_job"][RANGE_START_TAG], by_job["monthly_job"][RANGE_END_TAG]) == (
+        "2026-03-01",
+        "2026-04-01",
+    )

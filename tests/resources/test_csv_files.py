@@ -56,7 +56,11 @@ def test_money_is_exact_and_currencies_upper_cased(tmp_path):
             "lead_id,created_at\nA,2026-03-01\nB,2026-13-01\n",
             "leads.csv row 3, column created_at: '2026-13-01' is not an ISO 8601 timestamp",
         ),
-        ("leads.csv", "lead_id,created_at\nA,\n", "leads.csv row 2, column created_at: '' is empty but required"),
+        (
+            "leads.csv",
+            "lead_id,created_at\nA,\n",
+            "leads.csv row 2, column created_at: '' is empty but required",
+        ),
         ("leads.csv", "lead_id\nA\n", "leads.csv: missing required column(s): created_at"),
         (
             "leads.csv",
@@ -101,7 +105,9 @@ def test_bad_cells_are_named_by_file_row_and_column(tmp_path, name, text, expect
 def test_many_problems_are_counted_not_flooded(tmp_path):
     body = "".join(f"L{i},not-a-date\n" for i in range(50))
     with pytest.raises(InputError) as info:
-        read_contract_file(_write(tmp_path, "leads.csv", "lead_id,created_at\n" + body), FILE_CONTRACTS["leads"])
+        read_contract_file(
+            _write(tmp_path, "leads.csv", "lead_id,created_at\n" + body), FILE_CONTRACTS["leads"]
+        )
     assert len(info.value.problems) == 22
     assert info.value.problems[-2] == "leads.csv: ... and 30 more problems"
 

@@ -22,7 +22,9 @@ def folder(tmp_path):
 def _load_files(folder, url):
     defs = build_definitions(parse_config(folder / "config.yaml"), url)
     selection = dg.AssetSelection.groups("files")
-    job = dg.define_asset_job("load_files", selection=selection).resolve(asset_graph=defs.resolve_asset_graph())
+    job = dg.define_asset_job("load_files", selection=selection).resolve(
+        asset_graph=defs.resolve_asset_graph()
+    )
     return job.execute_in_process(
         resources=defs.resources, raise_on_error=False, instance=dg.DagsterInstance.ephemeral()
     )
