@@ -40,9 +40,12 @@ def _secret(name: str, environ: Mapping[str, str]) -> Any:
     return dg.EnvVar(name) if _env(name, environ) else None
 
 
-def _candidates(environ: Mapping[str, str]) -> dict[str, dg.ConfigurableResource]:
+def _candidates(config: MpulseConfig, environ: Mapping[str, str]) -> dict[str, dg.ConfigurableResource]:
+    google = config.sources.google_ads
+    # the config's manager account wins over GOOGLE_ADS_LOGIN_CUSTOMER_ID: it belongs with the customer ids
+    login = {"login_customer_id": google.login_customer_id} if google and google.login_customer_id else {}
     return {
-        "google_ads": GoogleAdsResource.from_env(environ),
+        "google_ads": GoogleAdsResource.from_env(environ, **login),
         "facebook_ads": FacebookAdsResource(
             access_token=_secret("FACEBOOK_ACCESS_TOKEN", environ),
             graph_url=_env("FACEBOOK_GRAPH_URL", environ),
@@ -60,7 +63,7 @@ def _candidates(environ: Mapping[str, str]) -> dict[str, dg.ConfigurableResource
 def enabled_connectors(config: MpulseConfig, environ: Mapping[str, str] | None = None) -> Connectors:
     environ = os.environ if environ is None else environ
     resources: dict[str, dg.ConfigurableResource] = {}
-    for name, resource in _candidates(environ).items():
+    for name, resource in _candidates(config, environ).items():
         configured = getattr(config.sources, name) is not None
         has_secrets = resource.is_configured()
         if configured and has_secrets:

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from assets.reports.daily import build_daily_report
+from assets.reports.periodic import build_monthly_report, build_weekly_report
 from assets.reports.render import render
 from resources.config import load_config
 from resources.errors import MpulseError
@@ -17,6 +18,7 @@ def render_report(kind: str, day: date | None, fmt: str, config_path: str | None
     if day is None:
         day = datetime.now(ZoneInfo(config.reporting.timezone)).date() - timedelta(days=1)
     warehouse = WarehouseResource(url=warehouse_url_from_env())
-    if kind == "daily":
-        return render(build_daily_report(warehouse, config, day), fmt)
-    raise MpulseError(f"the {kind} report is not available yet: only `mpulse report daily` is built so far")
+    builders = {"daily": build_daily_report, "weekly": build_weekly_report, "monthly": build_monthly_report}
+    if kind not in builders:
+        raise MpulseError(f"unknown report {kind!r}: use daily, weekly or monthly")
+    return render(builders[kind](warehouse, config, day), fmt)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import pandas as pd
 
@@ -16,6 +17,7 @@ class Section:
     bullets: tuple[str, ...] = ()
     note: str = ""
     empty_text: str = "Nothing to report."
+    percent: tuple[str, ...] = ()  # ratio columns shown as percentages
 
 
 @dataclass(frozen=True)
@@ -28,15 +30,28 @@ class Report:
 def _fmt(value: object) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
         return "–"
-    if isinstance(value, float):
+    if isinstance(value, Decimal | float):
+        value = float(value)
         return f"{value:,.2f}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
 
 
-def _formatted(table: pd.DataFrame) -> pd.DataFrame:
-    return table.apply(lambda col: col.map(_fmt)) if len(table) else table
+def _percent(value: object) -> str:
+    return "–" if value is None or value is pd.NA or pd.isna(value) else f"{float(value):.0%}"
+
+
+def _formatted(section: Section) -> pd.DataFrame:
+    table = section.table
+    return table.apply(lambda col: col.map(_percent if col.name in section.percent else _fmt))
+
+
+def _is_number_column(column: pd.Series) -> bool:
+    if pd.api.types.is_numeric_dtype(column):
+        return True
+    values = column.dropna()
+    return len(values) > 0 and all(isinstance(v, int | float | Decimal) for v in values)
 
 
 def render_markdown(report: Report) -> str:
@@ -47,7 +62,11 @@ def render_markdown(report: Report) -> str:
             lines += [section.note, ""]
         has_table = section.table is not None and len(section.table) > 0
         if has_table:
-            lines += [_formatted(section.table).to_markdown(index=False), ""]
+            align = tuple(
+                "right" if _is_number_column(section.table[c]) else "left" for c in section.table.columns
+            )
+            table = _formatted(section).to_markdown(index=False, disable_numparse=True, colalign=align)
+            lines += [table, ""]
         lines += [f"- {b}" for b in section.bullets]
         if section.bullets:
             lines.append("")
@@ -72,7 +91,7 @@ def render_html(report: Report) -> str:
             parts.append(f"<p>{html.escape(section.note)}</p>")
         has_table = section.table is not None and len(section.table) > 0
         if has_table:
-            parts.append(_formatted(section.table).to_html(index=False, border=0, escape=True))
+            parts.append(_formatted(section).to_html(index=False, border=0, escape=True))
         if section.bullets:
             parts.append("<ul>" + "".join(f"<li>{html.escape(b)}</li>" for b in section.bullets) + "</ul>")
         if not has_table and not section.bullets:

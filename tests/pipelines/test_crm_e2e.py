@@ -40,7 +40,9 @@ CRM_SECTIONS = {
         "  amocrm: {currency: RUB, stages: {mql: [{pipeline_id: 1, status_id: 11}], "
         "sql: [{pipeline_id: 1, status_id: 12}], disqualified: [{pipeline_id: 1, status_id: 13}]}}\n"
     ),
-    "bitrix24": "  bitrix24: {mql_statuses: [IN_PROCESS], sql_statuses: [PROCESSED], disqualified_statuses: [JUNK]}\n",
+    "bitrix24": (
+        "  bitrix24: {mql_statuses: [IN_PROCESS], sql_statuses: [PROCESSED], disqualified_statuses: [JUNK]}\n"
+    ),
 }
 
 
