@@ -29,7 +29,7 @@ run: demo
 
 dev: $(STAMP)
 	@test -f $(MPULSE_CONFIG) || $(BIN)/mpulse demo --out demo
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/dg dev
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
