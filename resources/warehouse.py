@@ -74,7 +74,9 @@ def _arrow_for(table: sa.Table, rows: pa.Table | pd.DataFrame) -> pa.Table:
         target = _arrow_type(column.type)
         if column.name in rows.column_names:
             arr = rows.column(column.name)
-            if arr.type != target:
+            if arr.null_count == len(arr):  # pandas gives an all-missing column as float NaN
+                arr = pa.nulls(len(arr), type=target)
+            elif arr.type != target:
                 arr = arr.cast(target)
         else:
             arr = pa.nulls(rows.num_rows, type=target)

@@ -11,6 +11,7 @@ import pytest
 
 from pipelines.definitions import build_definitions
 from pipelines.windows import RANGE_END_TAG, RANGE_START_TAG
+from resources.config import FacebookAdsSource, GoogleAdsSource
 
 
 @pytest.fixture
@@ -94,3 +95,22 @@ def test_rollup_sensor_requests_the_weeks_and_months_of_a_daily_run(defs):
         "2026-03-01",
         "2026-04-01",
     )
+
+
+def test_daily_schedule_covers_the_platforms_restatement_window(small_config, tmp_path, monkeypatch):
+    config = small_config.model_copy(
+        update={
+            "sources": small_config.sources.model_copy(
+                update={
+                    "google_ads": GoogleAdsSource(customer_ids=["1234567890"], lookback_days=30),
+                    "facebook_ads": FacebookAdsSource(ad_account_ids=["1"], lookback_days=28),
+                }
+            )
+        }
+    )
+    defs = build_definitions(config, f"duckdb:///{tmp_path}/w.duckdb")
+    tags = _tick(defs, "daily_schedule", datetime(2026, 6, 15, 6, 0, tzinfo=ZoneInfo("Europe/Moscow")))[
+        0
+    ].tags
+    # yesterday 06-14 and the 30 days before it: Google's conversion window, the longer of the two
+    assert (tags[RANGE_START_TAG], tags[RANGE_END_TAG]) == ("2026-05-15", "2026-06-14")
