@@ -1,7 +1,8 @@
 """Schedules in the reporting timezone: every morning the daily job re-runs yesterday plus the re-run
 window; on Mondays and on the 1st the finished week and month are rolled up."""
 
-from datetime import date
+from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -15,56 +16,59 @@ WEEKLY_CRON = "30 6 * * 1"
 MONTHLY_CRON = "30 6 1 * *"
 
 
-def _today(context: dg.ScheduleEvaluationContext, tz: str) -> date:
-    return context.scheduled_execution_time.astimezone(ZoneInfo(tz)).date()
+def _schedule(
+    config: MpulseConfig,
+    name: str,
+    cron: str,
+    job: Any,  # what define_asset_job returns; its class is not public API
+    partitions: Callable[[DayRange], DayRange],
+    description: str,
+) -> dg.ScheduleDefinition:
+    """A schedule whose run covers the partitions of the re-run window ending yesterday."""
+    tz = config.reporting.timezone
+
+    @dg.schedule(
+        name=name,
+        cron_schedule=cron,
+        execution_timezone=tz,
+        job=job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=description,
+    )
+    def _evaluate(context: dg.ScheduleEvaluationContext):
+        today = context.scheduled_execution_time.astimezone(ZoneInfo(tz)).date()
+        days = daily_rerun_window(config, today)
+        if days is None:
+            return dg.SkipReason(f"start_date {config.start_date} is not reached yet")
+        return dg.RunRequest(run_key=f"{name}-{days.last}", tags=partitions(days).tags())
+
+    return _evaluate
 
 
 def build_schedules(config: MpulseConfig) -> list[dg.ScheduleDefinition]:
-    tz = config.reporting.timezone
-
-    def window(context: dg.ScheduleEvaluationContext) -> DayRange | None:
-        return daily_rerun_window(config, _today(context, tz))
-
-    @dg.schedule(
-        name="daily_schedule",
-        cron_schedule=DAILY_CRON,
-        execution_timezone=tz,
-        job=daily_job,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Yesterday and the re-run window before it, in one run.",
-    )
-    def daily_schedule(context: dg.ScheduleEvaluationContext):
-        days = window(context)
-        if days is None:
-            return dg.SkipReason(f"start_date {config.start_date} is not reached yet")
-        return dg.RunRequest(run_key=f"daily-{days.last}", tags=days.tags())
-
-    @dg.schedule(
-        name="weekly_schedule",
-        cron_schedule=WEEKLY_CRON,
-        execution_timezone=tz,
-        job=weekly_job,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="The ISO weeks the re-run window touches, ending with the week that just finished.",
-    )
-    def weekly_schedule(context: dg.ScheduleEvaluationContext):
-        days = window(context)
-        if days is None:
-            return dg.SkipReason(f"start_date {config.start_date} is not reached yet")
-        return dg.RunRequest(run_key=f"weekly-{days.last}", tags=days.weeks.tags())
-
-    @dg.schedule(
-        name="monthly_schedule",
-        cron_schedule=MONTHLY_CRON,
-        execution_timezone=tz,
-        job=monthly_job,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="The months the re-run window touches, ending with the month that just finished.",
-    )
-    def monthly_schedule(context: dg.ScheduleEvaluationContext):
-        days = window(context)
-        if days is None:
-            return dg.SkipReason(f"start_date {config.start_date} is not reached yet")
-        return dg.RunRequest(run_key=f"monthly-{days.last}", tags=days.months.tags())
-
-    return [daily_schedule, weekly_schedule, monthly_schedule]
+    return [
+        _schedule(
+            config,
+            "daily_schedule",
+            DAILY_CRON,
+            daily_job,
+            lambda days: days,
+            "Yesterday and the re-run window before it, in one run.",
+        ),
+        _schedule(
+            config,
+            "weekly_schedule",
+            WEEKLY_CRON,
+            weekly_job,
+            lambda days: days.weeks,
+            "The ISO weeks the re-run window touches, ending with the week that just finished.",
+        ),
+        _schedule(
+            config,
+            "monthly_schedule",
+            MONTHLY_CRON,
+            monthly_job,
+            lambda days: days.months,
+            "The months the re-run window touches, ending with the month that just finished.",
+        ),
+    ]

@@ -29,10 +29,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dagster as dg
-import pandas as pd
 import pydantic
 
 from resources.crm_rows import CRM_DEAL_COLUMNS, CRM_LEAD_COLUMNS, CrmBatch
+from resources.crm_sync import crm_frame, email_salt, next_cursor, parse_cursor
 from resources.http_client import ApiError, HttpClient, RetryPolicy, email_hash
 
 LEADS_PATH = "/api/v4/leads"
@@ -154,7 +154,7 @@ class AmocrmResource(dg.ConfigurableResource):
         """Leads and deals changed since `since_cursor` (None: everything), and the cursor to resume from."""
         if not self.is_configured():
             raise ApiError("amoCRM is not configured: set AMOCRM_ACCESS_TOKEN and AMOCRM_BASE_URL")
-        salt = _salt(source.hash_emails, source.email_salt_env)
+        salt = email_salt(source.hash_emails, source.email_salt_env)
         policy = RetryPolicy(
             max_attempts=self.max_attempts,
             backoff_seconds=self.backoff_seconds,
@@ -184,15 +184,6 @@ def _problem_details(body: Any) -> tuple[str | None, str | None]:
     return (str(code) if code else None), (str(detail) if detail else None)
 
 
-def _salt(hash_emails: bool, env_name: str) -> str | None:
-    if not hash_emails:
-        return None
-    salt = os.environ.get(env_name)
-    if not salt:
-        raise ValueError(f"hash_emails is on but the salt variable {env_name} is not set")
-    return salt
-
-
 def _ts(value: Any) -> datetime | None:
     """Unix seconds -> naive UTC."""
     if value in (None, "", 0):
@@ -202,26 +193,6 @@ def _ts(value: Any) -> datetime | None:
 
 def _unix(value: datetime) -> int:
     return int(value.replace(tzinfo=UTC).timestamp())
-
-
-def parse_cursor(cursor: str | None) -> datetime | None:
-    """An ISO cursor as naive UTC (offsets are converted)."""
-    if not cursor:
-        return None
-    parsed = datetime.fromisoformat(cursor)
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
-
-
-def next_cursor(old: datetime | None, seen: list[datetime], server_time: datetime | None) -> str | None:
-    """Newest change seen, capped at the server clock at sync start, never moving backwards."""
-    new = max(seen, default=None)
-    if new is not None and server_time is not None and new > server_time:
-        new = server_time
-    if old is not None and (new is None or new < old):
-        new = old
-    return new.isoformat() if new is not None else None
 
 
 class _AmocrmSync:
@@ -281,8 +252,8 @@ class _AmocrmSync:
 
         seen = [r["updated_at"] for r in lead_rows if r["updated_at"] is not None]
         return CrmBatch(
-            leads=_frame(lead_rows, CRM_LEAD_COLUMNS, "lead_id"),
-            deals=_frame(deal_rows, CRM_DEAL_COLUMNS, "deal_id"),
+            leads=crm_frame(lead_rows, CRM_LEAD_COLUMNS, "lead_id"),
+            deals=crm_frame(deal_rows, CRM_DEAL_COLUMNS, "deal_id"),
             cursor=next_cursor(old, seen, self.client.server_time),
         )
 
@@ -531,14 +502,3 @@ def _tombstone_deal(deal_id: str, when: datetime | None) -> dict[str, Any]:
 def _chunks(values: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
-
-
-def _frame(rows: list[dict[str, Any]], columns: tuple[str, ...], key: str) -> pd.DataFrame:
-    """Rows in a stable order (by numeric id) with datetime columns typed even when empty."""
-    rows = sorted(rows, key=lambda r: (len(r[key]), r[key]))
-    frame = pd.DataFrame(rows, columns=list(columns))
-    for column in columns:
-        if column.endswith("_at"):
-            frame[column] = pd.to_datetime(frame[column])
-    frame["is_deleted"] = frame["is_deleted"].astype(bool)
-    return frame

@@ -33,11 +33,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import dagster as dg
-import pandas as pd
 import pydantic
 import requests
 
 from resources.crm_rows import CRM_DEAL_COLUMNS, CRM_LEAD_COLUMNS, CrmBatch
+from resources.crm_sync import crm_frame, email_salt, next_cursor, parse_cursor
 from resources.http_client import ApiError, HttpClient, RetryPolicy, email_hash
 
 PAGE_SIZE = 50  # fixed by Bitrix24
@@ -116,7 +116,7 @@ class Bitrix24Resource(dg.ConfigurableResource):
 
     def sync(self, source: Bitrix24Source, since_cursor: str | None) -> CrmBatch:
         """Leads and deals changed since `since_cursor` (None: everything), and the cursor to resume from."""
-        salt = _salt(source.hash_emails, source.email_salt_env)
+        salt = email_salt(source.hash_emails, source.email_salt_env)
         with self._api() as api:
             return _Bitrix24Sync(api, source, salt).run(since_cursor)
 
@@ -142,15 +142,6 @@ def _bitrix_error(body: Any) -> tuple[str | None, str | None]:
         return None, None
     code, detail = body.get("error"), body.get("error_description")
     return (str(code) if code else None), (str(detail) if detail else None)
-
-
-def _salt(hash_emails: bool, env_name: str) -> str | None:
-    if not hash_emails:
-        return None
-    salt = os.environ.get(env_name)
-    if not salt:
-        raise ValueError(f"hash_emails is on but the salt variable {env_name} is not set")
-    return salt
 
 
 def php_query(params: Mapping[str, Any]) -> str:
@@ -327,21 +318,6 @@ def parse_b24_time(value: Any) -> datetime | None:
     return parsed
 
 
-def parse_cursor(cursor: str | None) -> datetime | None:
-    """An ISO cursor as naive UTC (offsets are converted)."""
-    return parse_b24_time(cursor) if cursor else None
-
-
-def next_cursor(old: datetime | None, seen: list[datetime], server_time: datetime | None) -> str | None:
-    """Newest change seen, capped at the server clock at sync start, never moving backwards."""
-    new = max(seen, default=None)
-    if new is not None and server_time is not None and new > server_time:
-        new = server_time
-    if old is not None and (new is None or new < old):
-        new = old
-    return new.isoformat() if new is not None else None
-
-
 class _Bitrix24Sync:
     """One incremental pass over leads, their stage history and deals."""
 
@@ -375,8 +351,8 @@ class _Bitrix24Sync:
         deal_rows = [self._deal_row(deal) for deal in deals.values()]
         seen = [r["updated_at"] for r in lead_rows + deal_rows if r["updated_at"] is not None]
         return CrmBatch(
-            leads=_frame(lead_rows, CRM_LEAD_COLUMNS, "lead_id"),
-            deals=_frame(deal_rows, CRM_DEAL_COLUMNS, "deal_id"),
+            leads=crm_frame(lead_rows, CRM_LEAD_COLUMNS, "lead_id"),
+            deals=crm_frame(deal_rows, CRM_DEAL_COLUMNS, "deal_id"),
             cursor=next_cursor(old, seen, self.api.client.server_time),
         )
 
@@ -455,14 +431,3 @@ def _decimal(value: Any) -> Decimal | None:
         return Decimal(str(value))
     except InvalidOperation:
         return None
-
-
-def _frame(rows: list[dict[str, Any]], columns: tuple[str, ...], key: str) -> pd.DataFrame:
-    """Rows in a stable order (by numeric id) with datetime columns typed even when empty."""
-    rows = sorted(rows, key=lambda r: (len(r[key]), r[key]))
-    frame = pd.DataFrame(rows, columns=list(columns))
-    for column in columns:
-        if column.endswith("_at"):
-            frame[column] = pd.to_datetime(frame[column])
-    frame["is_deleted"] = frame["is_deleted"].astype(bool)
-    return frame

@@ -1,6 +1,8 @@
 """Report assets: the standup documents, rendered from the marts after each run and published through
 the notifier, with the Markdown shown in the Dagster UI."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 import dagster as dg
@@ -11,77 +13,71 @@ from assets.marts.plan_kpi import MONTHLY_KEYS
 from assets.partitions import Partitions
 from assets.reports.daily import build_daily_report
 from assets.reports.periodic import build_monthly_report, build_weekly_report
-from assets.reports.render import render_html, render_markdown
-from resources.config import ConfigResource
+from assets.reports.render import Report, render_html, render_markdown
+from resources.config import ConfigResource, MpulseConfig
 from resources.notifier import NotifierResource
 from resources.warehouse import WarehouseResource
 
 GROUP = "reports"
-
-
-def build_report_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
-    @dg.asset(
-        key=["reports", "daily_standup"],
-        deps=[DAILY_KEY],
-        partitions_def=partitions.daily,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name=GROUP,
-        kinds={"markdown", "html"},
-        description="The morning standup for the partition's day (the last day of a range run).",
-    )
-    def daily_standup(
-        context: dg.AssetExecutionContext,
-        warehouse: WarehouseResource,
-        settings: ConfigResource,
-        notifier: NotifierResource,
-    ) -> dg.MaterializeResult:
-        day = context.partition_key_range.end
-        report = build_daily_report(warehouse, settings.load(), date.fromisoformat(day))
-        markdown = render_markdown(report)
-        paths = notifier.publish("daily", day, {"md": markdown, "html": render_html(report)})
-        return dg.MaterializeResult(
-            metadata={
-                "report": dg.MetadataValue.md(markdown),
-                "path": dg.MetadataValue.path(str(paths[0].resolve())),
-            }
-        )
-
-    return [
-        daily_standup,
-        _review_asset("weekly", partitions.weekly),
-        _review_asset("monthly", partitions.monthly),
-    ]
-
-
+DAILY_REPORT_KEY = dg.AssetKey(["reports", "daily_standup"])
 WEEKLY_REPORT_KEY = dg.AssetKey(["reports", "weekly_review"])
 MONTHLY_REPORT_KEY = dg.AssetKey(["reports", "monthly_review"])
 
 
-def _review_asset(kind: str, partitions_def: dg.TimeWindowPartitionsDefinition) -> dg.AssetsDefinition:
-    weekly = kind == "weekly"
-    builder = build_weekly_report if weekly else build_monthly_report
+@dataclass(frozen=True)
+class ReportSpec:
+    kind: str  # daily / weekly / monthly: also the notifier folder and the partitions grain
+    key: dg.AssetKey
+    build: Callable[[WarehouseResource, MpulseConfig, date], Report]
+    deps: tuple[dg.AssetKey, ...]
+    description: str
 
+
+REPORTS = (
+    ReportSpec(
+        "daily",
+        DAILY_REPORT_KEY,
+        build_daily_report,
+        (DAILY_KEY,),
+        "The morning standup for the partition's day",
+    ),
+    ReportSpec(
+        "weekly",
+        WEEKLY_REPORT_KEY,
+        build_weekly_report,
+        (WEEKLY_KEY, DAILY_KEY),
+        "The weekly review for the partition's ISO week",
+    ),
+    ReportSpec(
+        "monthly",
+        MONTHLY_REPORT_KEY,
+        build_monthly_report,
+        (MONTHLY_KEY, FUNNEL_KEY, *MONTHLY_KEYS),
+        "The monthly review for the partition's month",
+    ),
+)
+
+
+def _report_asset(spec: ReportSpec, partitions_def: dg.TimeWindowPartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
-        key=WEEKLY_REPORT_KEY if weekly else MONTHLY_REPORT_KEY,
-        deps=[WEEKLY_KEY, DAILY_KEY] if weekly else [MONTHLY_KEY, FUNNEL_KEY, *MONTHLY_KEYS],
+        key=spec.key,
+        deps=list(spec.deps),
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name=GROUP,
         kinds={"markdown", "html"},
-        description=f"The {kind} review for the partition's {'week' if weekly else 'month'} "
-        "(the last one of a "
-        "range run).",
+        description=f"{spec.description} (the last one of a range run), as Markdown and HTML.",
     )
-    def _review(
+    def _render(
         context: dg.AssetExecutionContext,
         warehouse: WarehouseResource,
         settings: ConfigResource,
         notifier: NotifierResource,
     ) -> dg.MaterializeResult:
         period = context.partition_key_range.end
-        report = builder(warehouse, settings.load(), date.fromisoformat(period))
+        report = spec.build(warehouse, settings.load(), date.fromisoformat(period))
         markdown = render_markdown(report)
-        paths = notifier.publish(kind, period, {"md": markdown, "html": render_html(report)})
+        paths = notifier.publish(spec.kind, period, {"md": markdown, "html": render_html(report)})
         return dg.MaterializeResult(
             metadata={
                 "report": dg.MetadataValue.md(markdown),
@@ -89,4 +85,8 @@ def _review_asset(kind: str, partitions_def: dg.TimeWindowPartitionsDefinition) 
             }
         )
 
-    return _review
+    return _render
+
+
+def build_report_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
+    return [_report_asset(spec, getattr(partitions, spec.kind)) for spec in REPORTS]
