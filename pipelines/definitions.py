@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.checks import with_raw_freshness
 from assets.ingestion.ad_platforms import build_ad_platform_assets, raw_ad_key
 from assets.ingestion.crm import build_crm_assets, raw_crm_keys
 from assets.ingestion.files import build_file_assets
@@ -42,7 +43,7 @@ def build_definitions(config: MpulseConfig, warehouse_url: str | None = None) ->
     partitions = build_partitions(config)
     files = config.sources.files
     connectors = enabled_connectors(config)
-    return dg.Definitions(
+    defs = dg.Definitions(
         assets=[
             *build_file_assets(kinds),
             *build_ad_platform_assets(connectors.ad_platforms, partitions.daily, kinds),
@@ -67,6 +68,7 @@ def build_definitions(config: MpulseConfig, warehouse_url: str | None = None) ->
         # An embedded DuckDB file takes one writer process; PostgreSQL takes Dagster's parallel executor.
         executor=dg.in_process_executor if embedded else dg.multiprocess_executor,
     )
+    return with_raw_freshness(defs)
 
 
 @dg.definitions

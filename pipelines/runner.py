@@ -54,6 +54,8 @@ def _failure_lines(result: dg.ExecuteInProcessResult, debug: bool) -> list[str]:
             root = root.cause
         if debug:
             lines.append(f"{event.step_key}: {error.to_string()}")
+        elif root.cls_name == "DagsterAssetCheckFailedError":
+            lines.extend(line for line in _blocking_check_lines(result) if line not in lines)
         elif root.cls_name in USER_ERRORS:
             message = (
                 root.message.split(": ", 1)[-1]
@@ -65,6 +67,27 @@ def _failure_lines(result: dg.ExecuteInProcessResult, debug: bool) -> list[str]:
             first = root.message.strip().splitlines()[0] if root.message.strip() else root.cls_name or "error"
             lines.append(f"{event.step_key}: {first} (run with --debug for the traceback)")
     return lines or ["the run failed (run with --debug for details)"]
+
+
+def _blocking_check_lines(result: dg.ExecuteInProcessResult) -> list[str]:
+    """A blocking check stopped the run: its description names the table, the check, example rows and
+    what to do (assets/checks.py), and nothing downstream of the table was written."""
+    return [
+        f"{evaluation.description or evaluation.check_name} Nothing downstream was updated."
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed
+        and evaluation.blocking
+        and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    ]
+
+
+def _warning_lines(result: dg.ExecuteInProcessResult) -> list[str]:
+    """Checks of severity WARN that failed (the run goes on): shown, so nothing is held back silently."""
+    return [
+        evaluation.description or f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}"
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    ]
 
 
 def _failed_check_lines(result: dg.ExecuteInProcessResult) -> list[str]:
@@ -113,6 +136,13 @@ def run_range(
         for key, meta in latest.items():
             rows = meta.get("dagster/row_count")
             echo(f"   {key}: {f'{rows.value:,} rows' if rows is not None else 'done'}")
+        checks = result.get_asset_check_evaluations()
+        warnings = _warning_lines(result)
+        if checks:
+            passed = sum(evaluation.passed for evaluation in checks)
+            echo(f"   checks: {passed} of {len(checks)} passed, warnings: {len(warnings)}")
+        for line in warnings:
+            echo(f"   ⚠ {line}")
         echo(
             f"   ✓ {len(latest)} assets, {len(materialized)} partition materializations, "
             f"{time.monotonic() - started:.1f}s"

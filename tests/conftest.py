@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from pipelines.runner import RunSummary, run_range
 from pipelines.windows import DayRange
 from resources.config import MpulseConfig, parse_config
-from resources.warehouse import WarehouseResource, dispose_engines
+from resources.warehouse import SCHEMAS, WarehouseResource, dispose_engines
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL_CONFIG = FIXTURES / "small" / "config.yaml"
@@ -79,7 +79,7 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     dispose_engines()
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        for schema in ("raw", "staging", "marts"):
+        for schema in SCHEMAS:
             conn.execute(sa.text(f"drop schema if exists {schema} cascade"))
     engine.dispose()
     return url

@@ -12,6 +12,7 @@ from assets.marts.tables import metrics_monthly as monthly_table
 from assets.marts.tables import metrics_weekly as weekly_table
 from assets.metadata import table_metadata
 from assets.partitions import Partitions
+from assets.reconcile import reconcile, reconcile_specs
 from assets.sql import read_sql
 from assets.staging.assets import STAGING_KEYS
 from resources.config import ConfigResource
@@ -60,6 +61,7 @@ def _period_asset(
         group_name=GROUP,
         kinds={"sql", *kinds},
         description=description,
+        check_specs=reconcile_specs(key, grain),
     )
     def _build(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ConfigResource
@@ -70,8 +72,10 @@ def _period_asset(
             warehouse, table, grain, start, end, settings.load().reporting.gross_margin
         )
         context.log.info(f"{table.schema}.{table.name}: {count} rows for {start}..{end} (end exclusive)")
+        name = f"{table.schema}.{table.name}"
         return dg.MaterializeResult(
-            metadata=table_metadata(warehouse, table, count, where, window=f"{start} .. {end} (exclusive)")
+            metadata=table_metadata(warehouse, table, count, where, window=f"{start} .. {end} (exclusive)"),
+            check_results=reconcile(warehouse, name, grain, start, end, context.run.run_id),
         )
 
     return _build

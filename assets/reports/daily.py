@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from assets.quality import status_lines
 from assets.reports.render import Report, Section
 from resources.config import MpulseConfig
 from resources.warehouse import WarehouseResource
@@ -209,6 +210,7 @@ def _data_section(wh: WarehouseResource, day: date) -> Section:
         lag = (day - r.latest_day).days if r.latest_day is not None else None
         flag = "" if lag is not None and lag <= 1 else " ⚠ not current"
         bullets.append(f"{r.source}: latest {r.latest_day}, {int(r.row_count):,} rows{flag}")
+    bullets += status_lines(wh)  # data-quality checks and quarantine (assets/quality.py)
     return Section("Data status", bullets=tuple(bullets), empty_text="The warehouse holds no data yet.")
 
 

@@ -1,8 +1,9 @@
 """Staging assets: each rebuilds one table of the star schema with SQL run inside the warehouse
-(`sql/<table>.sql`), then fails loudly if a fact could not be converted (no FX rate) rather than
-dropping it."""
+(`sql/<table>.sql`), then runs the table's data-quality suite (assets/expectations.py): rows breaking a
+row-level rule go to quarantine, and a blocking check (duplicate keys, no FX rate, negative spend) stops
+everything downstream rather than letting the marts count wrong numbers."""
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,12 +11,12 @@ import dagster as dg
 import pyarrow as pa
 import sqlalchemy as sa
 
+from assets.checks import check_specs, validate_table
 from assets.ingestion.files import raw_file_key
 from assets.metadata import table_metadata
 from assets.sql import read_sql
 from assets.staging import tables as t
 from resources.config import ConfigResource, MpulseConfig
-from resources.errors import InputError
 from resources.warehouse import WarehouseResource
 
 GROUP = "staging"
@@ -34,32 +35,11 @@ def _params(config: MpulseConfig) -> dict[str, Any]:
     }
 
 
-def _missing_fx(table: sa.Table, day_column: str, what: str) -> Callable[[WarehouseResource], list[str]]:
-    """A post-check: rows of `table` that need a rate the FX table does not have."""
-
-    def check(warehouse: WarehouseResource) -> list[str]:
-        day = table.c[day_column]
-        query = (
-            sa.select(table.c.currency, sa.func.min(day), sa.func.max(day), sa.func.count())
-            .where(table.c.fx_rate.is_(None), day.is_not(None))
-            .group_by(table.c.currency)
-            .order_by(table.c.currency)
-        )
-        return [
-            f"no FX rate for {cur} on {lo}..{hi} ({n} {what} rows): add rates to fx_rates.csv "
-            f"(a rate is carried forward at most {MAX_FX_CARRY_DAYS} days)"
-            for cur, lo, hi, n in warehouse.query(query).itertuples(index=False)
-        ]
-
-    return check
-
-
 @dataclass(frozen=True)
 class StagingModel:
     table: sa.Table
     deps: Sequence[dg.AssetKey]
     description: str
-    post_check: Callable[[WarehouseResource], list[str]] | None = None
 
 
 MODELS: tuple[StagingModel, ...] = (
@@ -72,7 +52,6 @@ MODELS: tuple[StagingModel, ...] = (
         t.ad_spend,
         [raw_file_key("ad_spend"), staging_key("fx_rates_daily")],
         "One row per campaign per day from every ad source, with spend in the reporting currency.",
-        _missing_fx(t.ad_spend, "day", "ad spend"),
     ),
     StagingModel(
         t.campaigns,
@@ -99,13 +78,11 @@ MODELS: tuple[StagingModel, ...] = (
         t.deals,
         [raw_file_key("deals"), staging_key("leads"), staging_key("fx_rates_daily")],
         "One row per deal, attributed to its lead's channel and campaign, amount in the reporting currency.",
-        _missing_fx(t.deals, "won_day", "won deal"),
     ),
     StagingModel(
         t.other_costs_daily,
         [raw_file_key("other_costs"), staging_key("fx_rates_daily")],
         "One row per day per manual cost: monthly other costs prorated over the month's days.",
-        _missing_fx(t.other_costs_daily, "day", "other cost"),
     ),
 )
 
@@ -121,16 +98,18 @@ def _sql_model_asset(
         group_name=GROUP,
         kinds={"sql", *kinds},
         description=model.description,
+        check_specs=check_specs(staging_key(name), f"staging.{name}"),
     )
-    def _build(warehouse: WarehouseResource, settings: ConfigResource) -> dg.MaterializeResult:
-        count = warehouse.replace_with_sql(
-            model.table, read_sql("assets.staging", name), _params(settings.load())
+    def _build(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ConfigResource
+    ) -> dg.MaterializeResult:
+        config = settings.load()
+        count = warehouse.replace_with_sql(model.table, read_sql("assets.staging", name), _params(config))
+        quality = validate_table(warehouse, model.table, config, context.run.run_id)
+        return dg.MaterializeResult(
+            metadata=table_metadata(warehouse, model.table, count - quality.quarantined, **quality.metadata),
+            check_results=quality.check_results,
         )
-        if model.post_check is not None:
-            problems = model.post_check(warehouse)
-            if problems:
-                raise InputError(problems)
-        return dg.MaterializeResult(metadata=table_metadata(warehouse, model.table, count))
 
     return _build
 
