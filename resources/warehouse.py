@@ -17,7 +17,8 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
 DEFAULT_WAREHOUSE_URL = "duckdb:///data/warehouse.duckdb"
-SCHEMAS = ("raw", "staging", "marts")
+COPY_SLICE_ROWS = 250_000  # rows per CSV slice written into a PostgreSQL COPY
+SCHEMAS = ("raw", "staging", "marts", "quality")  # quality: quarantine and check results (assets/quality.py)
 
 # Every table of every layer registers here (assets/*/tables.py), so one create_all builds the model.
 METADATA = sa.MetaData()
@@ -117,13 +118,16 @@ def bulk_insert(conn: sa.Connection, table: sa.Table, rows: pa.Table | pd.DataFr
         finally:
             dbapi.unregister(view)
     elif dialect == "postgresql":
-        buffer = io.BytesIO()
-        pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        # CSV slice by slice into one COPY: memory stays one slice, not the whole batch as text.
+        options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
         with (
             dbapi.cursor() as cursor,
             cursor.copy(f"copy {target} ({names}) from stdin (format csv)") as copy,
         ):
-            copy.write(buffer.getbuffer())
+            for start in range(0, batch.num_rows, COPY_SLICE_ROWS):
+                buffer = io.BytesIO()
+                pacsv.write_csv(batch.slice(start, COPY_SLICE_ROWS), buffer, options)
+                copy.write(buffer.getbuffer())
     else:  # any other SQLAlchemy backend: executemany in chunks, still one statement per chunk
         records = batch.to_pylist()
         for start in range(0, len(records), 10_000):
