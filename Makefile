@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[connectors,ui,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[connectors,ui,dev,bench]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -34,6 +34,10 @@ dev: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+BENCH_SIZE ?= large
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --size $(BENCH_SIZE) --runs 3 --out docs/benchmarks.md
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -43,4 +47,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) data demo reports .dagster_home .pytest_cache .ruff_cache
+	rm -rf $(VENV) data demo reports .dagster_home .pytest_cache .ruff_cache bench_out

@@ -50,11 +50,33 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+def cli() -> None:
     """Marketing Pulse: spend -> leads -> MQL -> deals -> revenue, every morning."""
 
 
-@main.command()
+def main() -> None:
+    """Console entry point: runs the command, then exits without interpreter teardown.
+
+    Once DuckDB and Great Expectations are loaded, their native extensions print dozens of bogus
+    "nanobind: leaked instance" lines while Python tears modules down. Everything that matters is closed and
+    flushed here first, so skipping that teardown loses nothing and keeps stderr for real problems.
+    """
+    try:
+        cli(standalone_mode=True)
+        code: int | str | None = 0
+    except SystemExit as exc:
+        code = exc.code
+    from resources.warehouse import dispose_engines
+
+    dispose_engines()
+    if isinstance(code, str):
+        click.echo(code, err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+
+
+@cli.command()
 @click.option("--out", "out_dir", default="demo", show_default=True, help="Folder for config.yaml and data/.")
 @click.option("--seed", default=7, show_default=True, help="Random seed; the same seed gives the same files.")
 @click.option("--end", "end", default=None, help="Last day of data (default: yesterday).")
@@ -66,7 +88,7 @@ def demo(out_dir: str, seed: int, end: str | None) -> None:
     click.echo(f"demo data written: {config_path} (synthetic, seed {seed})")
 
 
-@main.command("check-config")
+@cli.command("check-config")
 @click.argument("path", required=False)
 def check_config(path: str | None) -> None:
     """Validate a config and its files; exit 1 listing every problem."""
@@ -78,7 +100,7 @@ def check_config(path: str | None) -> None:
     click.echo(f"{config.config_path}: OK")
 
 
-@main.command()
+@cli.command()
 @click.option("--config", "config_path", default=None, help="Config file (default: $MPULSE_CONFIG or demo).")
 @click.option("--start", default=None, help="First day (default: the config's start_date).")
 @click.option("--end", default=None, help="Last day (default: yesterday in the reporting timezone).")
@@ -102,7 +124,7 @@ def run(config_path: str | None, start: str | None, end: str | None, debug: bool
     click.echo(f"done: {summary.materializations} materializations")
 
 
-@main.command()
+@cli.command()
 @click.argument("kind", type=click.Choice(["daily", "weekly", "monthly"]))
 @click.option("--date", "day", default=None, help="Report date (default: yesterday).")
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)

@@ -661,7 +661,11 @@ def _ad_spend(
     ramp_len = np.maximum(cal.n_days - 1 - (launch + 30), 1)
     drift = 1.0 + 4.0 * np.clip((day - launch - 30) / ramp_len, 0.0, 1.0) * camps.drift[None, :]
     noise = rng.lognormal(0.0, 0.12, shape)
-    spend = (0.25 * exp_leads + 0.75 * realized) * camps.cpl[None, :] * drift * noise
+    # follow a trailing week of realised leads, not each day's: daily lead counts are noisy enough to fake
+    # 3x spend spikes (which the data-quality checks rightly flag)
+    kernel = np.ones(7) / 7.0
+    smooth = np.apply_along_axis(lambda col: np.convolve(col, kernel)[: len(col)], 0, realized.astype(float))
+    spend = (0.25 * exp_leads + 0.75 * smooth) * camps.cpl[None, :] * drift * noise
     no_lead = camps.weight == 0
     weekday = (cal.day_epoch // _DAY_S + 3) % 7
     budget = 45.0 * np.where(weekday < 5, 1.0, 0.8)[:, None] * rng.lognormal(0.0, 0.1, shape)
