@@ -9,11 +9,13 @@ is returned (blocking checks fail with ERROR severity, which stops everything do
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -132,8 +134,33 @@ def _defer_scipy_stats() -> None:
     scipy.stats = module  # so `from scipy import stats` finds it without touching it
 
 
-@cache
+_gx_lock = threading.Lock()
+_prewarm: list[threading.Thread] = []
+
+
+def prewarm() -> None:
+    """Starts loading Great Expectations in a background thread, once per process: its ~1.5 s import then
+    overlaps the raw loads instead of delaying the first validating step (the morning run is short)."""
+    with _gx_lock:
+        if _prewarm or "great_expectations" in sys.modules:
+            return
+        thread = threading.Thread(target=_prewarm_quietly, name="mpulse-gx-prewarm", daemon=True)
+        _prewarm.append(thread)
+        thread.start()
+
+
+def _prewarm_quietly() -> None:
+    with contextlib.suppress(Exception):  # the validating step raises the real error when it needs GE
+        _gx()
+
+
 def _gx() -> tuple[Any, Any, Any]:
+    with _gx_lock:  # the prewarm thread and a validating step must not build two contexts
+        return _load_gx()
+
+
+@cache
+def _load_gx() -> tuple[Any, Any, Any]:
     """(great_expectations, its expectations module, a whole-dataframe batch definition), built once per
     process: an ephemeral context (nothing written to disk), progress bars off, analytics off."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")

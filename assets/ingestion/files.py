@@ -4,6 +4,7 @@ changed file replaces what it loaded before, and a removed file removes its rows
 import dagster as dg
 import pyarrow as pa
 
+from assets.checks import prewarm
 from assets.ingestion.tables import RAW_FILE_TABLES
 from assets.metadata import table_metadata
 from resources.csv_files import FILE_CONTRACTS, CsvFilesResource, FileContract
@@ -31,6 +32,7 @@ def _file_asset(contract: FileContract, kinds: set[str]) -> dg.AssetsDefinition:
         ),
     )
     def _load(context: dg.AssetExecutionContext, files: CsvFilesResource, warehouse: WarehouseResource):
+        prewarm()  # staging validates next: load its library while the files are read
         rows = files.read(contract) if files.path else None
         if rows is None:
             context.log.info(f"{contract.filename} is absent: raw.files__{contract.name} is emptied")
