@@ -23,34 +23,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-LEAD_COLUMNS: tuple[str, ...] = (
-    "lead_id",
-    "created_at",
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "mql_at",
-    "sql_at",
-    "disqualified_at",
-    "disqualification_reason",
-    "updated_at",
-)
-DEAL_COLUMNS: tuple[str, ...] = ("deal_id", "lead_id", "amount", "currency", "won_at")
-AD_SPEND_COLUMNS: tuple[str, ...] = (
-    "date",
-    "platform",
-    "campaign_id",
-    "currency",
-    "spend",
-    "account_id",
-    "campaign_name",
-    "impressions",
-    "clicks",
-    "platform_leads",
-)
-OTHER_COST_COLUMNS: tuple[str, ...] = ("month", "channel", "amount", "currency")
-FX_COLUMNS: tuple[str, ...] = ("date", "currency", "rate")
+from resources.csv_files import FILE_CONTRACTS
+
+
+def _columns(name: str) -> tuple[str, ...]:
+    return tuple(column.name for column in FILE_CONTRACTS[name].columns)
+
+
+LEAD_COLUMNS = _columns("leads")
+DEAL_COLUMNS = _columns("deals")
+AD_SPEND_COLUMNS = _columns("ad_spend")
+OTHER_COST_COLUMNS = _columns("other_costs")
+FX_COLUMNS = _columns("fx_rates")
 
 REPORTING_CURRENCY = "USD"
 REPORTING_TIMEZONE = "Europe/Moscow"
