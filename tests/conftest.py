@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -20,6 +21,7 @@ from resources.warehouse import SCHEMAS, WarehouseResource, dispose_engines
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL_CONFIG = FIXTURES / "small" / "config.yaml"
 PG_SERVER = os.environ.get("MPULSE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+_EXIT_STATUS = pytest.StashKey[int]()
 
 
 @pytest.fixture(autouse=True)
@@ -98,3 +100,23 @@ def build(config: MpulseConfig, url: str, first: date, last: date) -> RunSummary
 
 def warehouse(url: str) -> WarehouseResource:
     return WarehouseResource(url=url)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Ends the process once pytest has printed its summary and cleaned up.
+
+    DuckDB's and Great Expectations' native extensions print dozens of bogus "nanobind: leaked" lines while
+    Python tears modules down, burying the summary that CI reads; there is nothing left to do here, so the
+    interpreter's teardown is skipped (as `mpulse` itself does).
+    """
+    status = config.stash.get(_EXIT_STATUS, None)
+    if status is not None:
+        dispose_engines()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
