@@ -40,3 +40,25 @@ def table_metadata(
         "preview": dg.MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "_no rows_"),
         **extra,
     }
+
+
+def window_metadata(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    table: sa.Table,
+    row_count: int,
+    where: sa.ColumnElement[bool] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Metadata for a partitioned write. A range run (a backfill) records the same metadata on every
+    partition it covers, so there the count is the window's, under its own name, and the preview is left out
+    (hundreds of copies of it would only slow the event log)."""
+    keys = context.partition_key_range
+    if keys.start == keys.end:
+        return table_metadata(warehouse, table, row_count, where, **extra)
+    return {
+        "window_row_count": dg.MetadataValue.int(row_count),
+        "window": f"{keys.start} .. {keys.end}",
+        "dagster/table_name": f"{table.schema}.{table.name}",
+        **extra,
+    }

@@ -134,7 +134,7 @@ def run_range(
             summary.problems.append(line)
         latest = {event.asset_key.to_user_string(): event.materialization.metadata for event in materialized}
         for key, meta in latest.items():
-            rows = meta.get("dagster/row_count")
+            rows = meta.get("dagster/row_count") or meta.get("window_row_count")
             echo(f"   {key}: {f'{rows.value:,} rows' if rows is not None else 'done'}")
         checks = result.get_asset_check_evaluations()
         warnings = _warning_lines(result)

@@ -12,7 +12,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from assets.ingestion.tables import RAW_AD_TABLES
-from assets.metadata import table_metadata
+from assets.metadata import window_metadata
 from resources.ad_rows import AdFetchResult
 from resources.config import MpulseConfig
 from resources.warehouse import WarehouseResource
@@ -114,8 +114,14 @@ def _ad_asset(platform: AdPlatform, partitions_def: dg.DailyPartitionsDefinition
             metadata={"accounts": len(accounts), "failed_accounts": dg.MetadataValue.json(failures)},
         )
         return dg.MaterializeResult(
-            metadata=table_metadata(
-                warehouse, table, count, where, fetched=f"{first} .. {last}", accounts=", ".join(accounts)
+            metadata=window_metadata(
+                context,
+                warehouse,
+                table,
+                count,
+                where,
+                fetched=f"{first} .. {last}",
+                accounts=", ".join(accounts),
             ),
             check_results=[check],
         )

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from assets.marts.tables import metrics_daily as daily_table
 from assets.marts.tables import metrics_monthly as monthly_table
 from assets.marts.tables import metrics_weekly as weekly_table
-from assets.metadata import table_metadata
+from assets.metadata import window_metadata
 from assets.partitions import Partitions
 from assets.reconcile import reconcile, reconcile_specs
 from assets.sql import read_sql
@@ -74,7 +74,7 @@ def _period_asset(
         context.log.info(f"{table.schema}.{table.name}: {count} rows for {start}..{end} (end exclusive)")
         name = f"{table.schema}.{table.name}"
         return dg.MaterializeResult(
-            metadata=table_metadata(warehouse, table, count, where, window=f"{start} .. {end} (exclusive)"),
+            metadata=window_metadata(context, warehouse, table, count, where),
             check_results=reconcile(warehouse, name, grain, start, end, context.run.run_id),
         )
 

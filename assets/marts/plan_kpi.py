@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from assets.marts.metrics import DAILY_KEY
 from assets.marts.tables import kpi_specialist_monthly, kpi_team_monthly, plan_vs_actual_monthly
-from assets.metadata import table_metadata
+from assets.metadata import window_metadata
 from assets.partitions import Partitions
 from assets.sql import read_sql
 from assets.staging.assets import staging_key
@@ -70,7 +70,7 @@ def _monthly_asset(
         start, end = window.start.date(), window.end.date()
         params = extra_params(settings.load(), end)
         count, where = write_monthly(warehouse, table, table.name, start, end, **params)
-        return dg.MaterializeResult(metadata=table_metadata(warehouse, table, count, where))
+        return dg.MaterializeResult(metadata=window_metadata(context, warehouse, table, count, where))
 
     return _build
 

@@ -78,12 +78,11 @@ def _report_asset(spec: ReportSpec, partitions_def: dg.TimeWindowPartitionsDefin
         report = spec.build(warehouse, settings.load(), date.fromisoformat(period))
         markdown = render_markdown(report)
         paths = notifier.publish(spec.kind, period, {"md": markdown, "html": render_html(report)})
-        return dg.MaterializeResult(
-            metadata={
-                "report": dg.MetadataValue.md(markdown),
-                "path": dg.MetadataValue.path(str(paths[0].resolve())),
-            }
-        )
+        keys = context.partition_key_range
+        metadata: dict[str, object] = {"path": dg.MetadataValue.path(str(paths[0].resolve()))}
+        if keys.start == keys.end:  # a backfill would copy the whole document onto every partition it covers
+            metadata["report"] = dg.MetadataValue.md(markdown)
+        return dg.MaterializeResult(metadata=metadata)
 
     return _render
 
