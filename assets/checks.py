@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pandas as pd
@@ -192,7 +191,7 @@ def read_frame(warehouse: WarehouseResource, sql: str) -> pd.DataFrame:
 
 def run_params(config: MpulseConfig) -> dict[str, Any]:
     """Values the suites leave open (`Param`): this run's clock and what the config declares."""
-    today = datetime.now(ZoneInfo(config.reporting.timezone)).date()
+    today = config.today()
     return {
         "now": utc_now().replace(microsecond=0),
         "today": today,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from resources.config import MpulseConfig, load_config
 from resources.csv_files import FILE_CONTRACTS, read_contract_file
-from resources.errors import ConfigError, InputError
+from resources.errors import InputError
 
 BUILT_IN_CHANNELS = {"google_ads", "facebook_ads", "other"}
 
@@ -43,6 +43,3 @@ def check_config_and_files(path: str | None) -> tuple[MpulseConfig, list[str]]:
                     except InputError as exc:
                         problems.extend(exc.problems)
     return config, problems
-
-
-__all__ = ["ConfigError", "check_config_and_files"]

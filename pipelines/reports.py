@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from assets.reports.daily import build_daily_report
 from assets.reports.periodic import build_monthly_report, build_weekly_report
@@ -16,7 +15,7 @@ from resources.warehouse import WarehouseResource, warehouse_url_from_env
 def render_report(kind: str, day: date | None, fmt: str, config_path: str | None = None) -> str:
     config = load_config(config_path)
     if day is None:
-        day = datetime.now(ZoneInfo(config.reporting.timezone)).date() - timedelta(days=1)
+        day = config.yesterday()
     warehouse = WarehouseResource(url=warehouse_url_from_env())
     builders = {"daily": build_daily_report, "weekly": build_weekly_report, "monthly": build_monthly_report}
     if kind not in builders:

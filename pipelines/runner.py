@@ -6,8 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import dagster as dg
 
@@ -30,9 +29,7 @@ class RunSummary:
 
 def default_range(config: MpulseConfig, start: date | None, end: date | None) -> DayRange:
     """start_date .. yesterday in the reporting timezone, unless given."""
-    from datetime import datetime
-
-    yesterday = datetime.now(ZoneInfo(config.reporting.timezone)).date() - timedelta(days=1)
+    yesterday = config.yesterday()
     first = max(start or config.start_date, config.start_date)
     last = min(end or yesterday, yesterday)
     if last < first:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -214,6 +214,13 @@ class MpulseConfig(_Strict):
     def resolve(self, path: Path) -> Path:
         """Relative paths in the config are relative to the config file's folder."""
         return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    def today(self) -> date:
+        """Today in the reporting timezone: what "yesterday" and "month to date" mean for this deployment."""
+        return datetime.now(ZoneInfo(self.reporting.timezone)).date()
+
+    def yesterday(self) -> date:
+        return self.today() - timedelta(days=1)
 
     def channel_teams(self) -> dict[str, str]:
         """Team of each channel: the first rule naming the channel with a team."""

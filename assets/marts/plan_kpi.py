@@ -3,9 +3,8 @@ partitions rolled up from `metrics_daily`, written delete-then-insert per window
 
 import calendar
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 import sqlalchemy as sa
@@ -28,10 +27,6 @@ def run_rate_params(as_of: date) -> dict[str, Any]:
     """The month in progress is forecast as actual / elapsed days * days in month, as of `as_of`."""
     days_in_month = calendar.monthrange(as_of.year, as_of.month)[1]
     return {"as_of_month": as_of.replace(day=1), "run_rate": days_in_month / as_of.day}
-
-
-def yesterday(config: MpulseConfig) -> date:
-    return datetime.now(ZoneInfo(config.reporting.timezone)).date() - timedelta(days=1)
 
 
 def write_monthly(
@@ -85,7 +80,7 @@ def build_plan_kpi_assets(partitions: Partitions, kinds: set[str]) -> list[dg.As
             "forecast for the month in progress.",
             partitions,
             kinds,
-            lambda config, end: run_rate_params(min(yesterday(config), end - timedelta(days=1))),
+            lambda config, end: run_rate_params(min(config.yesterday(), end - timedelta(days=1))),
         ),
         _monthly_asset(
             KPI_TEAM_KEY,
